@@ -1,0 +1,29 @@
+"""qagan-plugin: quality-aware GAN regularizers (QAGAN SSIM-GP / NIQE-GP, Banach WGAN) for PyTorch and StudioGAN."""
+from setuptools import find_packages, setup
+
+setup(
+    name="qagan-plugin",
+    version="0.1.0",
+    description="Quality-aware GAN regularizers (QAGAN SSIM-GP, NIQE-GP; Banach WGAN Sobolev/L^p GP) "
+                "for PyTorch and PyTorch-StudioGAN",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    license="MIT",
+    python_requires=">=3.9",
+    packages=find_packages(include=["qagan_plugin", "qagan_plugin.*"]),
+    package_data={"qagan_plugin": ["data/*.npz", "data/images/*.png"]},
+    include_package_data=True,
+    install_requires=["torch>=2.1", "numpy", "scipy", "pyyaml", "tqdm", "pillow"],
+    extras_require={
+        "test": ["pytest", "scikit-image", "hypothesis"],
+        # peers measured by benchmarks/ only; never imported by the package
+        "bench": ["pytorch_msssim", "pyiqa"],
+    },
+    entry_points={
+        "console_scripts": ["qagan-plugin = qagan_plugin.cli:main"],
+    },
+    classifiers=[
+        "Programming Language :: Python :: 3",
+        "Topic :: Scientific/Engineering :: Artificial Intelligence",
+    ],
+)
