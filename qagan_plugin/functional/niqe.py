@@ -122,7 +122,12 @@ class _ExactShapeInverse(torch.autograd.Function):
     @staticmethod
     def forward(ctx, r, lo, hi):
         alpha = _solve_shape(r, lo, hi)
-        interior = (alpha > lo) & (alpha < hi)
+        r64 = r.detach().to(torch.float64)
+        bounds = rho(torch.tensor([lo, hi], dtype=torch.float64, device=r.device))
+        # on a bound exactly when r was clamped: there alpha does not move with r
+        interior = (r64 > bounds[0]) & (r64 < bounds[1])
+        alpha = torch.where(r64 <= bounds[0], torch.full_like(alpha, lo), alpha)
+        alpha = torch.where(r64 >= bounds[1], torch.full_like(alpha, hi), alpha)
         ctx.save_for_backward(alpha, interior)
         return alpha.to(r.dtype)
 

@@ -13,8 +13,10 @@ Gamma(1/a)`` with left and right swapped by the caller; ``eta`` with
 ``Gamma(3/a)``, and for the last product from the previous product's fit; one
 feature vector per batch, ``Sigma_T = 0`` and a plain inverse.
 
-Only two guards are ours (the TF code yields Inf/NaN there): ``n - 1`` is
-clamped at 1 and ``R`` at ``[1e-6, 0.86]`` so the logarithm stays finite.
+Only three guards are ours, all where the TF code yields Inf/NaN: ``n - 1`` is
+clamped at 1, ``R`` at ``[1e-6, 0.86]`` so the logarithm stays finite, and
+``alpha`` at MATLAB's ``[0.2, 10]`` so ``Gamma(3/alpha)/Gamma(1/alpha)`` cannot
+overflow (an all-zero or very sparse map gives ``alpha`` near 0.04 otherwise).
 """
 from typing import Tuple
 
@@ -54,7 +56,7 @@ def _authors_aggd(x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Te
     r_hat = m1 * m1 / sq.mean().clamp_min(1e-30)
     y = std_l / std_r
     big_r = (r_hat * (y ** 3 + 1) * (y + 1) / (y * y + 1) ** 2).clamp(1e-6, 0.86)
-    alpha = 2.0 * _LOG_27_16 / torch.log(3.0 / (4.0 * big_r * big_r))
+    alpha = (2.0 * _LOG_27_16 / torch.log(3.0 / (4.0 * big_r * big_r))).clamp(0.2, 10.0)
     ratio = torch.exp(torch.lgamma(3.0 / alpha) - torch.lgamma(1.0 / alpha))
     return alpha, std_r * ratio, std_l * ratio
 
