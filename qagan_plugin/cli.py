@@ -117,10 +117,57 @@ def cmd_list(args) -> List[str]:
     return lines
 
 
+def cmd_demo(args) -> List[str]:
+    from .demo import DemoConfig, train
+    from .registry import RECIPES
+
+    if args.recipe not in RECIPES:
+        raise CLIError(f"--recipe: unknown recipe {args.recipe!r}; available: {', '.join(RECIPES.available())}")
+    if args.steps < 1:
+        raise CLIError(f"--steps: expected an int >= 1, got {args.steps}")
+    if args.size not in (32, 48, 64):
+        raise CLIError(f"--size: expected 32, 48 or 64 (the ResNet layouts), got {args.size}")
+    cfg = DemoConfig(recipe=args.recipe, steps=args.steps, size=args.size, seed=args.seed)
+    metrics = train(cfg, args.out, progress=not args.quiet)
+    keys = ("swd_mean", "niqe_samples", "niqe_real", "dq_diversity_samples", "dq_diversity_real", "train_seconds")
+    return [f"{k}\t{metrics[k]:.4f}" for k in keys] + [f"outputs in {args.out}/ (report.md, metrics.json, PNGs)"]
+
+
+def cmd_data(args) -> List[str]:
+    from .data.natural import export_image_folder
+
+    if args.n < 1:
+        raise CLIError(f"--n: expected an int >= 1, got {args.n}")
+    try:
+        folders = export_image_folder(args.dir, n=args.n, size=args.size, seed=args.seed)
+    except FileExistsError as exc:
+        raise CLIError(str(exc)) from None
+    return [f"{f}\t{len(os.listdir(f))} images" for f in folders]
+
+
+def cmd_fit_pristine(args) -> List[str]:
+    from .fit_pristine import run
+
+    result = run(args.discriminator, args.data, args.out, max_images=args.max_images, backbone=args.backbone,
+                 img_size=args.img_size, progress=not args.quiet, channel_reduction=args.channel_reduction)
+    return [f"{result['out']}\t{result['feature_vectors']} feature vectors from {result['images']} images"]
+
+
+def cmd_inspect(args) -> List[str]:
+    from .inspection import make_figure
+
+    used = make_figure(args.image, args.out, args.discriminator, args.size)
+    return [f"{args.out}\tfigure of {args.image} with the critic of {used}"]
+
+
 COMMANDS: Dict[str, Tuple[Callable, str]] = {
     "niqe": (cmd_niqe, "standard NIQE of image files (lower is more natural)"),
     "dq": (cmd_dq, "SSIM and the SSIM-derived distance dQ of two image files"),
     "list": (cmd_list, "the registered recipes and regularizers"),
+    "demo": (cmd_demo, "train a small GAN on the embedded natural patches and write samples, curves, metrics"),
+    "fit-pristine": (cmd_fit_pristine, "fit the NIQE-GP pristine model from a critic checkpoint over real images"),
+    "inspect": (cmd_inspect, "figure: image, MSCN, spatial and critic gradients, MSCN histograms, with distortions"),
+    "data": (cmd_data, "export the embedded natural patches as an image folder (train/ and valid/)"),
 }
 
 
@@ -140,6 +187,36 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("image_b", metavar="IMAGE_B")
     p.add_argument("--json", action="store_true", help="print a JSON object")
     sub.add_parser("list", help=COMMANDS["list"][1], description=COMMANDS["list"][1])
+    p = sub.add_parser("demo", help=COMMANDS["demo"][1], description=COMMANDS["demo"][1])
+    p.add_argument("--recipe", default="qagan_niqe", help="recipe name (default qagan_niqe; see `list`)")
+    p.add_argument("--steps", type=int, default=200, help="generator steps (5 critic steps each; default 200)")
+    p.add_argument("--size", type=int, default=32, help="image size: 32, 48 or 64 (default 32)")
+    p.add_argument("--out", default="demo_out", help="output folder; re-running with it resumes (default demo_out)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p = sub.add_parser("fit-pristine", help=COMMANDS["fit-pristine"][1], description=COMMANDS["fit-pristine"][1])
+    p.add_argument("--discriminator", required=True, metavar="CKPT",
+                   help="a `qagan-plugin demo` checkpoint, or a critic state dict with --backbone/--img-size")
+    p.add_argument("--data", required=True, metavar="DIR", help="folder of real images (searched recursively)")
+    p.add_argument("--out", required=True, metavar="FILE", help="output .npz (name it as the NIQE-GP pristine)")
+    p.add_argument("--max-images", type=int, default=None)
+    p.add_argument("--backbone", default=None, help="for a plain state dict: resnet")
+    p.add_argument("--img-size", type=int, default=None, help="for a plain state dict: 32, 48 or 64")
+    p.add_argument("--channel-reduction", default="luma", choices=("luma", "magnitude"))
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p = sub.add_parser("inspect", help=COMMANDS["inspect"][1], description=COMMANDS["inspect"][1])
+    p.add_argument("--image", required=True, metavar="IMG")
+    p.add_argument("--discriminator", default=None, metavar="CKPT", help="default: demo_out/checkpoint.pt")
+    p.add_argument("--out", required=True, metavar="FIG.png")
+    p.add_argument("--size", type=int, default=128, help="side the image is resized to (default 128)")
+    p = sub.add_parser("data", help=COMMANDS["data"][1], description=COMMANDS["data"][1])
+    data_sub = p.add_subparsers(dest="data_command", metavar="ACTION")
+    data_sub.required = True
+    e = data_sub.add_parser("export", help="write DIR/train/natural/*.png and DIR/valid/natural/*.png")
+    e.add_argument("dir", metavar="DIR")
+    e.add_argument("--size", type=int, default=32)
+    e.add_argument("--n", type=int, default=2000, help="training images (valid gets n/5)")
+    e.add_argument("--seed", type=int, default=0)
     return parser
 
 
@@ -149,7 +226,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     handler = COMMANDS[args.command][0]
     try:
         lines = handler(args)
-    except (CLIError, ValueError, TypeError, FileNotFoundError) as exc:
+    except (CLIError, ValueError, TypeError, FileNotFoundError, KeyError) as exc:
         print(f"qagan-plugin {args.command}: error: {exc}", file=sys.stderr)
         return 2
     sys.stdout.write("".join(line + "\n" for line in lines))
