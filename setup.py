@@ -13,9 +13,12 @@ setup(
     packages=find_packages(include=["qagan_plugin", "qagan_plugin.*"]),
     package_data={"qagan_plugin": ["data/*.npz", "data/images/*.png"]},
     include_package_data=True,
-    install_requires=["torch>=2.1", "numpy", "scipy", "pyyaml", "tqdm", "pillow"],
+    # scikit-image: the embedded natural photographs (and the SSIM oracle in tests);
+    # matplotlib: the demo's curves and the inspection figure
+    install_requires=["torch>=2.1", "torchvision", "numpy", "scipy", "pyyaml", "tqdm", "pillow", "scikit-image",
+                      "matplotlib"],
     extras_require={
-        "test": ["pytest", "scikit-image", "hypothesis"],
+        "test": ["pytest", "hypothesis"],
         # peers measured by benchmarks/ only; never imported by the package
         "bench": ["pytorch_msssim", "pyiqa"],
     },
