@@ -24,6 +24,10 @@ setup(
     },
     entry_points={
         "console_scripts": ["qagan-plugin = qagan_plugin.cli:main"],
+        # the StudioGAN plugin API added by patches/studiogan (docs/studiogan-plugin-api.md)
+        "studiogan.losses": [f"{name} = qagan_plugin.integrations.studiogan.plugin:WassersteinLoss"
+                             for name in ("qagan_ssim", "qagan_niqe", "bwgan_sobolev", "bwgan_lp", "wgan_gp")],
+        "studiogan.regularizers": ["qagan = qagan_plugin.integrations.studiogan.plugin:QAGANRegularizer"],
     },
     classifiers=[
         "Programming Language :: Python :: 3",

@@ -86,12 +86,26 @@ class Recipe(nn.Module):
             each evaluated term's unweighted value.
         """
         batch = CriticBatch(discriminator, real, fake, d_real, d_fake, scaler=scaler, generator=generator)
-        step = int(self.d_steps)
         with float32_math():
             gap = batch.d_real.float().mean() - batch.d_fake.float().mean()
-            logs = {"wasserstein": gap.detach()}
-            scale = self._adversarial_scale(batch)
-            loss = -gap if scale is None else -gap / scale
+            scale = self.adversarial_scale(batch)
+            adversarial = -gap if scale is None else -gap / scale
+            penalties, logs = self.penalty_loss(batch, process_group)
+        return adversarial + penalties, {"wasserstein": gap.detach(), **logs}
+
+    def adversarial_scale(self, batch: Optional[CriticBatch]) -> Optional[torch.Tensor]:
+        """The divisor of the Wasserstein term (Banach WGAN's gamma), or ``None``."""
+        return self._adversarial_scale(batch)
+
+    def penalty_loss(self, batch: CriticBatch, process_group=None) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
+        """The weighted sum of this D step's penalties (no adversarial term) and their unweighted values.
+
+        For loops that compute the adversarial loss themselves (StudioGAN). Advances the D-step counter.
+        """
+        step = int(self.d_steps)
+        total = batch.d_real.new_zeros((), dtype=torch.float32)
+        logs: Dict[str, torch.Tensor] = {}
+        with float32_math():
             for name, module in self.terms.items():
                 interval = self.intervals[name]
                 if step % interval:
@@ -102,10 +116,10 @@ class Recipe(nn.Module):
                     value = module.penalty(batch)
                 weight = self.weights[name]
                 weight = module.auto_weight(batch) if weight is None else weight
-                loss = loss + (weight * interval) * value
+                total = total + (weight * interval) * value
                 logs[name] = value.detach()
         self.d_steps += 1
-        return loss, logs
+        return total, logs
 
     def generator_loss(self, d_fake: torch.Tensor) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
         """``-E D(G(z))`` (divided by the last gamma for Banach recipes); ``(loss, logs)``."""

@@ -1,0 +1,1 @@
+"""Integrations with GAN training frameworks (only these modules know about them)."""

@@ -1,0 +1,1 @@
+"""PyTorch-StudioGAN integration: the plugin (plugin.py) and the patch installer (installer.py)."""

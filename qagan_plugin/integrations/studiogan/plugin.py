@@ -1,0 +1,181 @@
+"""qagan-plugin's side of the StudioGAN plugin API (docs/studiogan-plugin-api.md).
+
+Entry points (declared in setup.py):
+
+- ``studiogan.losses``: ``qagan_ssim``, ``qagan_niqe``, ``bwgan_sobolev``, ``bwgan_lp``,
+  ``wgan_gp`` -> the Wasserstein loss spec (StudioGAN's ``d_wasserstein``/``g_wasserstein``
+  in the paper's sign convention).
+- ``studiogan.regularizers``: ``qagan`` -> :class:`QAGANRegularizer`, active when
+  ``LOSS.adv_loss`` names one of our recipes; it adds the recipe's penalties to every D step
+  (and Banach WGAN's 1/gamma scaling of the adversarial terms).
+
+Configuration keys live in the ``LOSS`` section, StudioGAN style (``"N/A"`` = the recipe's
+default, as StudioGAN marks unset values). Every field of :class:`~qagan_plugin.config.RecipeConfig`
+maps to one key: ``qagan_<field>`` for the top-level fields (``qa_lambda`` -> ``qagan_lambda``,
+``qa_interval`` -> ``qagan_reg_interval``) and ``qagan_<ssim|niqe|sobolev>_<field>`` for the nested
+ones. ``qagan-plugin studiogan keys`` prints the table; docs/studiogan.md lists it.
+
+This module imports nothing from StudioGAN: everything arrives through hook arguments.
+"""
+import dataclasses
+import re
+from typing import Dict, Optional, Tuple
+
+import torch
+
+from ...config import NIQEConfig, RecipeConfig, SobolevConfig, SSIMConfig
+from ...recipes import build_recipe
+from ...regularizers.gradient import CriticBatch
+
+STUDIOGAN_UNSET = "N/A"
+RECIPE_NAMES = ("qagan_ssim", "qagan_niqe", "bwgan_sobolev", "bwgan_lp", "wgan_gp")
+_TOP_LEVEL_RENAMES = {"qa_lambda": "lambda", "qa_interval": "reg_interval"}
+_NESTED = {"ssim": SSIMConfig, "niqe": NIQEConfig, "sobolev": SobolevConfig}
+
+
+def _key_table() -> Dict[str, Tuple[Tuple[str, ...], object]]:
+    """``{studiogan_key: (path into RecipeConfig, default)}``."""
+    table = {}
+    for f in dataclasses.fields(RecipeConfig):
+        if f.name == "recipe":
+            continue  # the recipe is LOSS.adv_loss
+        if f.name in _NESTED:
+            for g in dataclasses.fields(_NESTED[f.name]):
+                key = f"qagan_{f.name}_{g.name.rstrip('_')}"
+                table[key] = ((f.name, g.name), g.default)
+        else:
+            table[f"qagan_{_TOP_LEVEL_RENAMES.get(f.name, f.name)}"] = ((f.name,), f.default)
+    return table
+
+
+KEY_TABLE = _key_table()
+
+
+def recipe_config_from_loss_section(loss) -> RecipeConfig:
+    """Build the :class:`RecipeConfig` of StudioGAN's ``cfgs.LOSS`` (``"N/A"`` -> default).
+
+    Errors name the StudioGAN key (``LOSS.qagan_gp_lambda``), the value and the allowed range.
+    """
+    top: Dict[str, object] = {"recipe": loss.adv_loss}
+    nested: Dict[str, Dict[str, object]] = {name: {} for name in _NESTED}
+    for key, (path, _) in KEY_TABLE.items():
+        value = getattr(loss, key, STUDIOGAN_UNSET)
+        if value == STUDIOGAN_UNSET:
+            continue
+        if len(path) == 1:
+            top[path[0]] = value
+        else:
+            nested[path[0]][path[1]] = value
+    try:
+        return RecipeConfig.from_dict(top, **{k: v for k, v in nested.items() if v})
+    except ValueError as exc:
+        message = str(exc)
+        for key, (path, _) in KEY_TABLE.items():
+            cls = _NESTED[path[0]].__name__ if len(path) == 2 else "RecipeConfig"
+            message = re.sub(rf"\b{cls}\.{path[-1]}\b", f"LOSS.{key}", message)
+        message = message.replace("or null (default)", "or \"N/A\" (the recipe default)")
+        raise ValueError(message) from None
+
+
+class WassersteinLoss:
+    """StudioGAN loss spec: ``d = E D(fake) - E D(real)``, ``g = -E D(fake)`` (logits only)."""
+
+    @staticmethod
+    def d_loss(d_logit_real, d_logit_fake, DDP=False):
+        return torch.mean(d_logit_fake) - torch.mean(d_logit_real)
+
+    @staticmethod
+    def g_loss(d_logit_fake, DDP=False):
+        return -torch.mean(d_logit_fake)
+
+
+def _logits(output_dict) -> torch.Tensor:
+    # adv_output is (B,), (B, 1) (StyleGAN SPD) or 0-d (B = 1)
+    return output_dict["adv_output"].reshape(-1)
+
+
+class QAGANRegularizer:
+    """Adds the recipe named by ``LOSS.adv_loss`` to StudioGAN's D (and G) steps.
+
+    Penalties run on the batches D saw this step (augmented, with their logits reused); the
+    interpolates use the real labels, as StudioGAN's own GP. Under ``-mpc`` input gradients follow
+    the GradScaler recipe; under ``-DDP`` the NIQE-GP pristine statistics are all-reduced on the
+    worker's process group. State (pristine model, step counters) goes into checkpoints.
+    """
+
+    needs_real_grad = False
+    config_defaults = {"LOSS": {key: (STUDIOGAN_UNSET if default in (None, dataclasses.MISSING) else default)
+                                for key, (_, default) in KEY_TABLE.items()}}
+
+    @classmethod
+    def is_active(cls, cfgs) -> bool:
+        return cfgs.LOSS.adv_loss in RECIPE_NAMES
+
+    @classmethod
+    def check_configs(cls, cfgs) -> None:
+        if cls.is_active(cfgs):
+            recipe_config_from_loss_section(cfgs.LOSS)
+            if getattr(cfgs.LOSS, "apply_gp", False):
+                raise ValueError(f"LOSS.apply_gp: StudioGAN's gradient penalty is on together with adv_loss "
+                                 f"{cfgs.LOSS.adv_loss!r}, which brings its own; set apply_gp: False")
+
+    def __init__(self, worker):
+        self.config = recipe_config_from_loss_section(worker.cfgs.LOSS)
+        self.recipe = build_recipe(self.config)
+        self.last_logs: Dict[str, float] = {}
+        self._device: Optional[torch.device] = None
+
+    def _to(self, device: torch.device) -> None:
+        if self._device != device:
+            self.recipe.to(device)
+            self._device = device
+
+    @staticmethod
+    def _scaler(worker):
+        scaler = getattr(worker, "scaler", None)
+        return scaler if scaler is not None and scaler.is_enabled() else None
+
+    @staticmethod
+    def _group(worker):
+        return getattr(worker, "group", None) if getattr(worker, "DDP", False) else None
+
+    def d_loss(self, worker, current_step, step_index, real_images, real_images_, real_labels, fake_images,
+               fake_images_, fake_labels, real_dict, fake_dict) -> torch.Tensor:
+        self._to(real_images_.device)
+        discriminator = lambda x: _logits(worker.Dis(x, real_labels))
+        batch = CriticBatch(discriminator, real_images_, fake_images_, _logits(real_dict), _logits(fake_dict),
+                            scaler=self._scaler(worker))
+        penalties, logs = self.recipe.penalty_loss(batch, process_group=self._group(worker))
+        scale = self.recipe.adversarial_scale(batch)
+        if scale is not None:
+            # StudioGAN's loss gave E D(fake) - E D(real); Banach WGAN wants it divided by gamma
+            gap = batch.d_fake.float().mean() - batch.d_real.float().mean()
+            penalties = penalties + (1.0 / scale - 1.0) * gap
+            logs["gamma"] = scale.detach()
+        self.last_logs = {f"qagan/{k}": float(v) for k, v in logs.items()}
+        return penalties
+
+    def g_loss(self, worker, current_step, step_index, fake_images, fake_images_, fake_labels,
+               fake_dict) -> torch.Tensor:
+        logits = _logits(fake_dict)
+        scale = self.recipe.adversarial_scale(None)
+        if scale is None:
+            return logits.new_zeros(())
+        return (1.0 / scale.to(logits.device) - 1.0) * (-logits.float().mean())
+
+    def on_step_begin(self, worker, current_step) -> None:
+        return None
+
+    def log_values(self) -> Dict[str, float]:
+        return dict(self.last_logs)
+
+    def state_dict(self) -> Dict:
+        return {"recipe": {k: v.detach().cpu() for k, v in self.recipe.state_dict().items()},
+                "config": self.config.to_dict()}
+
+    def load_state_dict(self, state: Dict) -> None:
+        saved = state.get("config", {}).get("recipe")
+        if saved is not None and saved != self.config.recipe:
+            raise ValueError(f"plugin state in the checkpoint belongs to recipe {saved!r}, but LOSS.adv_loss is "
+                             f"{self.config.recipe!r}")
+        self.recipe.load_state_dict(state["recipe"])
