@@ -28,6 +28,7 @@ setup(
         "studiogan.losses": [f"{name} = qagan_plugin.integrations.studiogan.plugin:WassersteinLoss"
                              for name in ("qagan_ssim", "qagan_niqe", "bwgan_sobolev", "bwgan_lp", "wgan_gp")],
         "studiogan.regularizers": ["qagan = qagan_plugin.integrations.studiogan.plugin:QAGANRegularizer"],
+        "studiogan.backbones": ["qagan_resnet = qagan_plugin.models.qagan_resnet"],
     },
     classifiers=[
         "Programming Language :: Python :: 3",

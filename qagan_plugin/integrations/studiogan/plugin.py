@@ -104,8 +104,13 @@ class QAGANRegularizer:
     """
 
     needs_real_grad = False
-    config_defaults = {"LOSS": {key: (STUDIOGAN_UNSET if default in (None, dataclasses.MISSING) else default)
-                                for key, (_, default) in KEY_TABLE.items()}}
+    config_defaults = {
+        "LOSS": {key: (STUDIOGAN_UNSET if default in (None, dataclasses.MISSING) else default)
+                 for key, (_, default) in KEY_TABLE.items()},
+        # StudioGAN has no learning-rate schedule; the QAGAN/BWGAN scripts decay both lrs linearly
+        # to 0 over this many generator steps ("N/A": constant lr)
+        "OPTIMIZATION": {"qagan_linear_decay_steps": STUDIOGAN_UNSET},
+    }
 
     @classmethod
     def is_active(cls, cfgs) -> bool:
@@ -115,12 +120,18 @@ class QAGANRegularizer:
     def check_configs(cls, cfgs) -> None:
         if cls.is_active(cfgs):
             recipe_config_from_loss_section(cfgs.LOSS)
+            horizon = cfgs.OPTIMIZATION.qagan_linear_decay_steps
+            if horizon != STUDIOGAN_UNSET and (isinstance(horizon, bool) or not isinstance(horizon, int) or horizon < 1):
+                raise ValueError(f"OPTIMIZATION.qagan_linear_decay_steps: got {horizon!r}, allowed an int >= 1 or "
+                                 f"\"N/A\" (constant learning rate)")
             if getattr(cfgs.LOSS, "apply_gp", False):
                 raise ValueError(f"LOSS.apply_gp: StudioGAN's gradient penalty is on together with adv_loss "
                                  f"{cfgs.LOSS.adv_loss!r}, which brings its own; set apply_gp: False")
 
     def __init__(self, worker):
         self.config = recipe_config_from_loss_section(worker.cfgs.LOSS)
+        horizon = worker.cfgs.OPTIMIZATION.qagan_linear_decay_steps
+        self.decay_steps = None if horizon == STUDIOGAN_UNSET else int(horizon)
         self.recipe = build_recipe(self.config)
         self.last_logs: Dict[str, float] = {}
         self._device: Optional[torch.device] = None
@@ -164,7 +175,16 @@ class QAGANRegularizer:
         return (1.0 / scale.to(logits.device) - 1.0) * (-logits.float().mean())
 
     def on_step_begin(self, worker, current_step) -> None:
-        return None
+        """Linear learning-rate decay (a function of the step only, so a resumed run continues it)."""
+        if self.decay_steps is None:
+            return
+        factor = max(0.0, 1.0 - current_step / self.decay_steps)
+        for optimizer in (worker.OPTIMIZATION.g_optimizer, worker.OPTIMIZATION.d_optimizer):
+            for group in optimizer.param_groups:
+                # the configured lr (after StudioGAN's own lazy-regularization rescaling); saved with
+                # the optimizer state, so a resumed run decays from the same base
+                base = group.setdefault("qagan_base_lr", group["lr"])
+                group["lr"] = base * factor
 
     def log_values(self) -> Dict[str, float]:
         return dict(self.last_logs)
