@@ -26,9 +26,11 @@ setup(
         "console_scripts": ["qagan-plugin = qagan_plugin.cli:main"],
         # the StudioGAN plugin API added by patches/studiogan (docs/studiogan-plugin-api.md)
         "studiogan.losses": [f"{name} = qagan_plugin.integrations.studiogan.plugin:WassersteinLoss"
-                             for name in ("qagan_ssim", "qagan_niqe", "bwgan_sobolev", "bwgan_lp", "wgan_gp")],
+                             for name in ("qagan_ssim", "qagan_niqe", "bwgan_sobolev", "bwgan_lp", "wgan_gp",
+                                          "pggan_wgan_gp")],
         "studiogan.regularizers": ["qagan = qagan_plugin.integrations.studiogan.plugin:QAGANRegularizer"],
-        "studiogan.backbones": ["qagan_resnet = qagan_plugin.models.qagan_resnet"],
+        "studiogan.backbones": ["qagan_resnet = qagan_plugin.models.qagan_resnet",
+                                "pggan = qagan_plugin.models.pggan"],
     },
     classifiers=[
         "Programming Language :: Python :: 3",

@@ -20,6 +20,7 @@ recipe             gp_lambda   quality term   drift      source
 ``qagan_niqe``     1           NIQE-GP 0.1    1e-5       QAGAN authors' scripts
 ``bwgan_sobolev``  0           Banach W^{-3/2,2}, lambda per batch, /gamma   1e-5   BWGAN
 ``bwgan_lp``       0           Banach L^10, lambda per batch, /gamma          1e-5   BWGAN
+``pggan_wgan_gp``  10          -              1e-3       Karras et al. 2018
 =================  ==========  =============  =========  =========================
 """
 from typing import Callable, Dict, Optional, Tuple, Union
@@ -202,12 +203,19 @@ def build_bwgan_lp(cfg: RecipeConfig) -> Recipe:
                                      ("banach_gp", _banach_module(cfg, 0.0, 10.0)), cfg.qa_lambda), cfg)
 
 
+@RECIPES.register("pggan_wgan_gp")
+def build_pggan_wgan_gp(cfg: RecipeConfig) -> Recipe:
+    w = _resolve(cfg, gp_lambda=10.0, drift_lambda=1e-3)
+    return Recipe("pggan_wgan_gp", _terms(cfg, w["gp_lambda"], w["drift_lambda"]), cfg)
+
+
 RECIPE_SUMMARIES = {
     "wgan_gp": "WGAN-GP baseline: Wasserstein loss + 10 * l2 gradient penalty (Gulrajani et al. 2017)",
     "qagan_ssim": "QAGAN-SSIM: WGAN-GP (1) + 0.1 * SSIM-GP (dQ-Lipschitz) + 1e-5 drift (Kancharla & Channappayya 2019)",
     "qagan_niqe": "QAGAN-NIQE: WGAN-GP (1) + 0.1 * NIQE of D's gradient maps + 1e-5 drift (Kancharla & Channappayya 2019)",
     "bwgan_sobolev": "Banach WGAN on W^{-3/2,2}: dual-norm GP, per-batch lambda and gamma (Adler & Lunz 2018)",
     "bwgan_lp": "Banach WGAN on L^10: dual-norm (L^{10/9}) GP, per-batch lambda and gamma (Adler & Lunz 2018)",
+    "pggan_wgan_gp": "PGGAN loss: Wasserstein + 10 * l2 gradient penalty + 1e-3 drift (Karras et al. 2018)",
 }
 
 

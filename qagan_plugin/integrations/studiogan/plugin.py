@@ -28,7 +28,7 @@ from ...recipes import build_recipe
 from ...regularizers.gradient import CriticBatch
 
 STUDIOGAN_UNSET = "N/A"
-RECIPE_NAMES = ("qagan_ssim", "qagan_niqe", "bwgan_sobolev", "bwgan_lp", "wgan_gp")
+RECIPE_NAMES = ("qagan_ssim", "qagan_niqe", "bwgan_sobolev", "bwgan_lp", "wgan_gp", "pggan_wgan_gp")
 _TOP_LEVEL_RENAMES = {"qa_lambda": "lambda", "qa_interval": "reg_interval"}
 _NESTED = {"ssim": SSIMConfig, "niqe": NIQEConfig, "sobolev": SobolevConfig}
 
