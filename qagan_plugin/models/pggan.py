@@ -36,6 +36,7 @@ config_defaults = {"MODEL": {
     "pg_train_kimg": 800,          # images (thousands) per stabilisation phase
     "pg_trans_kimg": 800,          # images (thousands) per fade-in phase
     "pg_reset_optimizer": True,    # reset Adam state whenever floor or ceil of lod changes (official)
+    "pg_qagan_niqe_min_resolution": 16,  # NIQE-GP is off at levels below this resolution
 }}
 
 

@@ -22,9 +22,10 @@ import re
 from typing import Dict, Optional, Tuple
 
 import torch
+import torch.nn.functional as F
 
 from ...config import NIQEConfig, RecipeConfig, SobolevConfig, SSIMConfig
-from ...recipes import build_recipe
+from ...recipes import Recipe, build_recipe
 from ...regularizers.gradient import CriticBatch
 
 STUDIOGAN_UNSET = "N/A"
@@ -49,6 +50,28 @@ def _key_table() -> Dict[str, Tuple[Tuple[str, ...], object]]:
 
 
 KEY_TABLE = _key_table()
+
+
+FULL_RESOLUTION = "full"
+
+
+def level_config(config: RecipeConfig, resolution: Optional[int], niqe_min_resolution: int = 16) -> RecipeConfig:
+    """The recipe settings at a progressive level of ``resolution`` px (``None``: unchanged).
+
+    dQ's valid-padding window shrinks with the level (11 at 32 px and above, 5 at 16, 3 below);
+    NIQE-GP is off below ``niqe_min_resolution`` (16 by default: an 8x8 map has too few MSCN
+    coefficients per patch for the AGGD fits), and each level keeps its own pristine model.
+    """
+    if resolution is None:
+        return config
+    data = config.to_dict()
+    window = data["ssim"]["window_size"] or (8 if config.variant == "authors" else 11)
+    padding = data["ssim"]["padding"] or ("zero" if config.variant == "authors" else "valid")
+    if padding == "valid":
+        data["ssim"]["window_size"] = min(window, max(3, (11 * resolution // 32) | 1))
+    if config.recipe == "qagan_niqe" and resolution < niqe_min_resolution:
+        data["qa_lambda"] = 0.0
+    return RecipeConfig.from_dict(data)
 
 
 def recipe_config_from_loss_section(loss) -> RecipeConfig:
@@ -132,13 +155,33 @@ class QAGANRegularizer:
         self.config = recipe_config_from_loss_section(worker.cfgs.LOSS)
         horizon = worker.cfgs.OPTIMIZATION.qagan_linear_decay_steps
         self.decay_steps = None if horizon == STUDIOGAN_UNSET else int(horizon)
-        self.recipe = build_recipe(self.config)
+        # one recipe per resolution: progressive backbones get penalties (and NIQE-GP pristine
+        # models) per level of detail; other backbones use FULL_RESOLUTION only
+        self.recipes: Dict[str, Recipe] = {FULL_RESOLUTION: build_recipe(self.config)}
+        self._key = FULL_RESOLUTION
+        self.niqe_min_resolution = int(getattr(worker.cfgs.MODEL, "pg_qagan_niqe_min_resolution", 16)) \
+            if hasattr(worker.cfgs, "MODEL") else 16
         self.last_logs: Dict[str, float] = {}
         self._device: Optional[torch.device] = None
 
+    @property
+    def recipe(self) -> Recipe:
+        """The recipe of the resolution of the last D step."""
+        return self.recipes[self._key]
+
+    def _recipe_at(self, resolution: Optional[int]) -> Recipe:
+        key = FULL_RESOLUTION if resolution is None else str(resolution)
+        if key not in self.recipes:
+            self.recipes[key] = build_recipe(level_config(self.config, resolution, self.niqe_min_resolution))
+            if self._device is not None:
+                self.recipes[key].to(self._device)
+        self._key = key
+        return self.recipes[key]
+
     def _to(self, device: torch.device) -> None:
         if self._device != device:
-            self.recipe.to(device)
+            for recipe in self.recipes.values():
+                recipe.to(device)
             self._device = device
 
     @staticmethod
@@ -153,11 +196,23 @@ class QAGANRegularizer:
     def d_loss(self, worker, current_step, step_index, real_images, real_images_, real_labels, fake_images,
                fake_images_, fake_labels, real_dict, fake_dict) -> torch.Tensor:
         self._to(real_images_.device)
-        discriminator = lambda x: _logits(worker.Dis(x, real_labels))
-        batch = CriticBatch(discriminator, real_images_, fake_images_, _logits(real_dict), _logits(fake_dict),
+        dis = getattr(worker.Dis, "module", worker.Dis)
+        resolution = getattr(dis, "current_resolution", None)
+        real, fake = real_images_, fake_images_
+        factor = real.shape[-1] // resolution if resolution else 1
+        if factor > 1:
+            # progressive backbone: penalties on the current level's images; D sees them nearest-
+            # upsampled, pools them back and applies its fade, so its logits are those of real_dict
+            real, fake = F.avg_pool2d(real, factor), F.avg_pool2d(fake, factor)
+            discriminator = lambda x: _logits(worker.Dis(F.interpolate(x, scale_factor=factor, mode="nearest"),
+                                                         real_labels))
+        else:
+            discriminator = lambda x: _logits(worker.Dis(x, real_labels))
+        recipe = self._recipe_at(resolution if factor > 1 else None)
+        batch = CriticBatch(discriminator, real, fake, _logits(real_dict), _logits(fake_dict),
                             scaler=self._scaler(worker))
-        penalties, logs = self.recipe.penalty_loss(batch, process_group=self._group(worker))
-        scale = self.recipe.adversarial_scale(batch)
+        penalties, logs = recipe.penalty_loss(batch, process_group=self._group(worker))
+        scale = recipe.adversarial_scale(batch)
         if scale is not None:
             # StudioGAN's loss gave E D(fake) - E D(real); Banach WGAN wants it divided by gamma
             gap = batch.d_fake.float().mean() - batch.d_real.float().mean()
@@ -190,7 +245,8 @@ class QAGANRegularizer:
         return dict(self.last_logs)
 
     def state_dict(self) -> Dict:
-        return {"recipe": {k: v.detach().cpu() for k, v in self.recipe.state_dict().items()},
+        return {"recipes": {key: {k: v.detach().cpu() for k, v in recipe.state_dict().items()}
+                            for key, recipe in self.recipes.items()},
                 "config": self.config.to_dict()}
 
     def load_state_dict(self, state: Dict) -> None:
@@ -198,4 +254,7 @@ class QAGANRegularizer:
         if saved is not None and saved != self.config.recipe:
             raise ValueError(f"plugin state in the checkpoint belongs to recipe {saved!r}, but LOSS.adv_loss is "
                              f"{self.config.recipe!r}")
-        self.recipe.load_state_dict(state["recipe"])
+        key = self._key
+        for res, recipe_state in state["recipes"].items():
+            self._recipe_at(None if res == FULL_RESOLUTION else int(res)).load_state_dict(recipe_state)
+        self._key = key

@@ -148,3 +148,41 @@ def test_qagan_resnet_backbone_contract():
         qagan_resnet.Discriminator(img_size=32, d_conv_dim=16, apply_d_sn=False, attn_d_loc=["N/A"],
                                    d_cond_mtd="PD", aux_cls_type="W/O", d_embed_dim="N/A",
                                    normalize_d_embed=False, d_init="ortho", d_depth="N/A", **common)
+
+
+def test_progressive_backbone_gets_penalties_at_the_current_level():
+    import torch.nn.functional as F
+
+    from qagan_plugin.models import pggan
+
+    M = types.SimpleNamespace(pg_fmap_base=128, pg_fmap_max=16, pg_mbstd_group_size=4,
+                              pg_qagan_niqe_min_resolution=16)
+    D = pggan.Discriminator(img_size=32, d_conv_dim="N/A", apply_d_sn=False, attn_d_loc=None, d_cond_mtd="W/O",
+                            aux_cls_type="W/O", d_embed_dim=None, normalize_d_embed=False, d_init=None,
+                            d_depth=None, apply_attn=False, num_classes=1, mixed_precision=False, MODULES=None,
+                            MODEL=M)
+    cfgs = _cfgs("qagan_niqe", qagan_niqe_min_samples=40, qagan_niqe_pristine_interval=1)
+    cfgs.MODEL = M
+    worker = types.SimpleNamespace(cfgs=cfgs, Dis=D, DDP=False, scaler=None)
+    reg = QAGANRegularizer(worker)
+    g = torch.Generator().manual_seed(0)
+    real = torch.rand(16, 3, 32, 32, generator=g) * 2 - 1
+    fake = torch.rand(16, 3, 32, 32, generator=g) * 2 - 1
+    for lod, res in ((1.5, 16), (2.0, 8)):
+        D.set_lod(lod)
+        rd, fd = D(real, None), D(fake, None)
+        # the level images seen through up-sampling give exactly D's logits of the full images
+        up = F.interpolate(F.avg_pool2d(real, 32 // res), scale_factor=32 // res, mode="nearest")
+        assert torch.allclose(D(up, None)["adv_output"], rd["adv_output"], atol=1e-5)
+        for _ in range(4):
+            extra = reg.d_loss(worker, 0, 0, real, real, None, fake, fake, None, rd, fd)
+        assert torch.isfinite(extra) and reg._key == str(res)
+        if res == 16:
+            assert "qagan/niqe_gp" in reg.log_values() and reg.recipe.terms["niqe_gp"].pristine.ready
+        else:
+            assert "qagan/niqe_gp" not in reg.log_values()  # off below 16 px
+    state = reg.state_dict()
+    assert set(state["recipes"]) == {"full", "16", "8"}
+    other = QAGANRegularizer(worker)
+    other.load_state_dict(state)
+    assert torch.equal(other.recipes["16"].terms["niqe_gp"].pristine.cov, reg.recipes["16"].terms["niqe_gp"].pristine.cov)
