@@ -99,6 +99,37 @@ BACKBONES: Dict[str, Tuple[Dict, Tuple[int, ...]]] = {
 PAPER_LOSS = {"qagan_gp_lambda": 1.0, "qagan_lambda": 0.1, "qagan_drift_lambda": 1.0e-5}
 
 
+# Progressive growing (PGGAN, methods-spec 5): dataset label -> (DATA, batch, train_kimg, trans_kimg)
+PGGAN_DATASETS = {
+    "CIFAR10": ({"name": "CIFAR10", "img_size": 32, "num_classes": 10}, 64, 100, 100),  # quick checks
+    "CelebA": ({"name": "CelebA", "img_size": 64, "num_classes": 1}, 16, 800, 800),
+    "CelebA128": ({"name": "CelebA", "img_size": 128, "num_classes": 1}, 16, 800, 800),
+    "CelebA256": ({"name": "CelebA", "img_size": 256, "num_classes": 1}, 14, 800, 800),
+}
+PGGAN_RECIPES = {"pggan_wgan_gp": "PGGAN-WGAN-GP", "qagan_ssim": "PGGAN-QAGAN-SSIM", "qagan_niqe": "PGGAN-QAGAN-NIQE"}
+
+
+def pggan_config(data: Dict, batch: int, train_kimg: int, trans_kimg: int, recipe: str) -> Dict:
+    """The paper's setup (v1 preset): Adam(1e-3, 0, 0.99), n_critic 1, G EMA 0.999, 512-d latent;
+    WGAN-GP 10 + drift 1e-3 kept under the QAGAN terms (methods-spec 5.4); long enough for the
+    schedule to reach full resolution and stabilise there."""
+    levels = data["img_size"].bit_length() - 3           # log2(size) - 2 transitions
+    total_kimg = train_kimg * (levels + 1) + trans_kimg * levels
+    loss = {"adv_loss": recipe}
+    if recipe != "pggan_wgan_gp":
+        loss.update({"qagan_gp_lambda": 10.0, "qagan_drift_lambda": 0.001, "qagan_lambda": 0.1})
+    return {
+        "DATA": dict(data),
+        "MODEL": {"backbone": "pggan", "g_cond_mtd": "W/O", "d_cond_mtd": "W/O", "z_dim": 512,
+                  "g_conv_dim": "N/A", "d_conv_dim": "N/A", "apply_g_ema": True, "g_ema_decay": 0.999,
+                  "g_ema_start": 0, "pg_train_kimg": train_kimg, "pg_trans_kimg": trans_kimg},
+        "LOSS": loss,
+        "OPTIMIZATION": {"batch_size": batch, "g_lr": 0.001, "d_lr": 0.001, "beta1": 0.0, "beta2": 0.99,
+                         "d_first": True, "g_updates_per_step": 1, "d_updates_per_step": 1,
+                         "total_steps": -(-total_kimg * 1000 // batch)},
+    }
+
+
 def loss_section(recipe: str, paper: bool) -> Dict:
     loss = {"adv_loss": recipe}
     if paper and recipe.startswith("qagan"):
@@ -123,6 +154,9 @@ def generate() -> Dict[str, str]:
             sections["OPTIMIZATION"]["qagan_linear_decay_steps"] = 100000
             files[os.path.join(dataset, f"Paper-{recipe_label}.yaml")] = {
                 "DATA": dict(data), **sections, "LOSS": loss_section(recipe, True)}
+    for dataset, (data, batch, train_kimg, trans_kimg) in PGGAN_DATASETS.items():
+        for recipe, label in PGGAN_RECIPES.items():
+            files[os.path.join(dataset, f"{label}.yaml")] = pggan_config(data, batch, train_kimg, trans_kimg, recipe)
     order = ("DATA", "MODEL", "LOSS", "OPTIMIZATION", "STYLEGAN")
     return {path: HEADER + yaml.safe_dump({k: cfg[k] for k in order if k in cfg}, sort_keys=False,
                                           default_flow_style=False)
