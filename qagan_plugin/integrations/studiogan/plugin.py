@@ -13,7 +13,7 @@ Configuration keys live in the ``LOSS`` section, StudioGAN style (``"N/A"`` = th
 default, as StudioGAN marks unset values). Every field of :class:`~qagan_plugin.config.RecipeConfig`
 maps to one key: ``qagan_<field>`` for the top-level fields (``qa_lambda`` -> ``qagan_lambda``,
 ``qa_interval`` -> ``qagan_reg_interval``) and ``qagan_<ssim|niqe|sobolev>_<field>`` for the nested
-ones. ``qagan-plugin studiogan keys`` prints the table; docs/studiogan.md lists it.
+ones; docs/studiogan.md lists them.
 
 This module imports nothing from StudioGAN: everything arrives through hook arguments.
 """
