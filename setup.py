@@ -1,5 +1,29 @@
 """qagan-plugin: quality-aware GAN regularizers (QAGAN SSIM-GP / NIQE-GP, Banach WGAN) for PyTorch and StudioGAN."""
+import os
+import shutil
+
 from setuptools import find_packages, setup
+from setuptools.command.build_py import build_py
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+class BuildPyWithStudioGANAssets(build_py):
+    """Ship patches/studiogan/ and configs/studiogan/ (canonical at the repository root) inside the package as
+    qagan_plugin/integrations/studiogan/assets/{patches,configs}, for `qagan-plugin studiogan install`.
+    An editable install reads them from the repository root instead (see that module's docstring)."""
+
+    def run(self):
+        super().run()
+        if getattr(self, "editable_mode", False):
+            return
+        assets = os.path.join(self.build_lib, "qagan_plugin", "integrations", "studiogan", "assets")
+        shutil.rmtree(assets, ignore_errors=True)
+        for src, dst in (("patches/studiogan", "patches"), ("configs/studiogan", "configs")):
+            if os.path.isdir(os.path.join(HERE, src)):
+                shutil.copytree(os.path.join(HERE, src), os.path.join(assets, dst),
+                                ignore=shutil.ignore_patterns("__pycache__", "*.py[co]"))
+
 
 setup(
     name="qagan-plugin",
@@ -13,6 +37,7 @@ setup(
     packages=find_packages(include=["qagan_plugin", "qagan_plugin.*"]),
     package_data={"qagan_plugin": ["data/*.npz", "data/images/*.png"]},
     include_package_data=True,
+    cmdclass={"build_py": BuildPyWithStudioGANAssets},
     # scikit-image: the embedded natural photographs (and the SSIM oracle in tests);
     # matplotlib: the demo's curves and the inspection figure
     install_requires=["torch>=2.1", "torchvision", "numpy", "scipy", "pyyaml", "tqdm", "pillow", "scikit-image",

@@ -5,6 +5,8 @@
     qagan-plugin niqe [--json] IMAGE...          standard NIQE per image (MATLAB-compatible)
     qagan-plugin dq [--json] IMAGE_A IMAGE_B     SSIM and the paper-variant dQ (both poolings)
     qagan-plugin list                            registered recipes and regularizers
+    qagan-plugin studiogan check|install|uninstall PATH
+                                                 the StudioGAN patch series and configs in a StudioGAN tree
 
 Every input is read and checked before anything is computed or printed, so an
 error (missing file, unreadable image, image smaller than a patch or window,
@@ -160,6 +162,21 @@ def cmd_inspect(args) -> List[str]:
     return [f"{args.out}\tfigure of {args.image} with the critic of {used}"]
 
 
+def cmd_studiogan(args) -> List[str]:
+    from .integrations.studiogan import installer
+
+    try:
+        if args.action == "check":
+            return installer.check_lines(args.path)
+        if args.action == "install":
+            return installer.install(args.path)
+        return installer.uninstall(args.path, force=args.force)
+    except installer.InstallerError as exc:
+        raise CLIError(str(exc)) from None
+    except OSError as exc:  # e.g. permission denied; install/uninstall have rolled back
+        raise CLIError(f"{exc.__class__.__name__}: {exc}") from None
+
+
 COMMANDS: Dict[str, Tuple[Callable, str]] = {
     "niqe": (cmd_niqe, "standard NIQE of image files (lower is more natural)"),
     "dq": (cmd_dq, "SSIM and the SSIM-derived distance dQ of two image files"),
@@ -168,6 +185,7 @@ COMMANDS: Dict[str, Tuple[Callable, str]] = {
     "fit-pristine": (cmd_fit_pristine, "fit the NIQE-GP pristine model from a critic checkpoint over real images"),
     "inspect": (cmd_inspect, "figure: image, MSCN, spatial and critic gradients, MSCN histograms, with distortions"),
     "data": (cmd_data, "export the embedded natural patches as an image folder (train/ and valid/)"),
+    "studiogan": (cmd_studiogan, "check, install or uninstall our patch series and configs in a StudioGAN tree"),
 }
 
 
@@ -217,6 +235,16 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--size", type=int, default=32)
     e.add_argument("--n", type=int, default=2000, help="training images (valid gets n/5)")
     e.add_argument("--seed", type=int, default=0)
+    p = sub.add_parser("studiogan", help=COMMANDS["studiogan"][1], description=COMMANDS["studiogan"][1])
+    sg_sub = p.add_subparsers(dest="action", metavar="ACTION")
+    sg_sub.required = True
+    for action, text in (("check", "which patches are applied and which configs are installed (changes nothing)"),
+                         ("install", "apply the missing patches and copy the configs, all or nothing"),
+                         ("uninstall", "restore every file install changed and remove what it created")):
+        a = sg_sub.add_parser(action, help=text, description=text)
+        a.add_argument("path", metavar="PATH", help="a PyTorch-StudioGAN checkout (commit 947b35e)")
+        if action == "uninstall":
+            a.add_argument("--force", action="store_true", help="restore files even if they changed after install")
     return parser
 
 
