@@ -86,7 +86,7 @@ BACKBONES: Dict[str, Tuple[Dict, Tuple[int, ...]]] = {
         "STYLEGAN": {"stylegan3_cfg": "stylegan3-t", "g_reg_interval": 4, "d_reg_interval": 16,
                      "mapping_network": 2, "style_mixing_p": 0.0, "g_ema_kimg": 500, "g_ema_rampup": 0.05,
                      "apply_pl_reg": False, "pl_weight": 0, "d_architecture": "orig",
-                     "d_epilogue_mbstd_group_size": 32, "blur_init_sigma": "N/A", "blur_fade_kimg": "N/A"}},
+                     "d_epilogue_mbstd_group_size": 32}},
         (32, 64)),
     "QAGAN-ResNet": ({  # the QAGAN/BWGAN ResNet (methods-spec 2.4), plugin backbone
         "MODEL": {"backbone": "qagan_resnet", "g_cond_mtd": "W/O", "d_cond_mtd": "W/O", "g_conv_dim": 128,
