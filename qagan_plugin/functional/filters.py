@@ -62,6 +62,20 @@ def pad2d(x: torch.Tensor, pad: Tuple[int, int, int, int], mode: str) -> torch.T
     raise ValueError(f"mode: expected one of {list(PADDING_MODES[1:])}, got {mode!r}")
 
 
+# Up to this size two banded-matrix products (BLAS) beat depthwise conv2d on CPUs, forward and
+# backward (64x3x32x32: ~10x; 16x15x256x256: 116 vs 129 ms grouped, 563 ms one-channel conv; the
+# backward 242 vs 286 vs 2109 ms); above it the convolution's fewer flops win.
+MATMUL_MAX_SIZE = 512
+
+
+def band_matrix(n_in: int, taps: torch.Tensor) -> torch.Tensor:
+    """``(n_in - k + 1, n_in)`` matrix ``M`` with ``(M v)[i] = sum_j taps[j] v[i + j]`` (valid correlation)."""
+    k = taps.numel()
+    n_out = n_in - k + 1
+    idx = torch.arange(n_out, device=taps.device)[:, None] + torch.arange(k, device=taps.device)[None, :]
+    return torch.zeros(n_out, n_in, dtype=taps.dtype, device=taps.device).scatter_(1, idx, taps.expand(n_out, k))
+
+
 def separable_filter(x: torch.Tensor, taps: torch.Tensor, padding: str = "valid") -> torch.Tensor:
     """Correlate every channel of ``x`` with ``taps`` along H and then along W.
 
@@ -73,7 +87,8 @@ def separable_filter(x: torch.Tensor, taps: torch.Tensor, padding: str = "valid"
             ``(k-1)//2`` before and ``k//2`` after, as TensorFlow's ``SAME``.
 
     Returns:
-        ``(N, C, H', W')`` in the dtype of ``x``.
+        ``(N, C, H', W')`` in the dtype of ``x``. Small maps are filtered as two
+        banded-matrix products (``M_h X M_w^T``), larger ones with two 1-D convolutions.
     """
     check_tensor("x", x, ndim=(4,))
     check_choice("padding", padding, PADDING_MODES)
@@ -81,14 +96,15 @@ def separable_filter(x: torch.Tensor, taps: torch.Tensor, padding: str = "valid"
     k = taps.numel()
     if padding == "valid" and (h < k or w < k):
         raise ValueError(f"x: spatial size {h}x{w} is too small for a {k}x{k} window with valid padding")
-    y = x.reshape(n * c, 1, h, w)
     if padding != "valid":
         before, after = (k - 1) // 2, k // 2
-        y = pad2d(y, (before, after, before, after), padding)
+        x = pad2d(x, (before, after, before, after), padding)
     taps = taps.to(dtype=x.dtype, device=x.device)
-    y = F.conv2d(y, taps.view(1, 1, k, 1))
-    y = F.conv2d(y, taps.view(1, 1, 1, k))
-    return y.reshape(n, c, y.shape[-2], y.shape[-1])
+    hp, wp = x.shape[-2:]
+    if max(hp, wp) <= MATMUL_MAX_SIZE:
+        return band_matrix(hp, taps) @ x @ band_matrix(wp, taps).T
+    y = F.conv2d(x, taps.view(1, 1, k, 1).expand(c, 1, k, 1), groups=c)
+    return F.conv2d(y, taps.view(1, 1, 1, k).expand(c, 1, 1, k), groups=c)
 
 
 # MATLAB imresize(., 0.5) with its default bicubic kernel and antialiasing.
