@@ -28,7 +28,7 @@ class DemoConfig:
     steps: int = 200              # generator steps
     size: int = 32
     seed: int = 0
-    width: int = 64               # channels of the ResNet blocks (the paper's 128, reduced for CPUs)
+    width: int = 48               # channels of the ResNet blocks (the paper's 128, reduced for CPUs)
     batch: int = 32
     n_critic: int = 5
     lr: float = 2e-4              # Adam(2e-4, 0, 0.9) with linear decay, as the QAGAN/BWGAN scripts
