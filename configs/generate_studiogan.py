@@ -40,7 +40,10 @@ DATASETS = {  # label -> (DATA section, allowed backbone labels)
 WGAN_OPTIMIZATION = {"batch_size": 64, "g_lr": 0.0002, "d_lr": 0.0002, "beta1": 0.0, "beta2": 0.9,
                      "d_first": True, "g_updates_per_step": 1, "d_updates_per_step": 5, "total_steps": 100000}
 
-# backbone label -> (sections, supported sizes); unconditional ("W/O"), as QAGAN
+# backbone label -> (sections, supported sizes); unconditional ("W/O"), as QAGAN, except the
+# BigGAN-Deep generators, whose blocks only work with conditional batch norm in StudioGAN
+# (unconditional: "_BatchNorm.forward() takes 2 positional arguments"); they keep StudioGAN's
+# cBN/PD (with one class on folder datasets)
 BACKBONES: Dict[str, Tuple[Dict, Tuple[int, ...]]] = {
     "DCGAN": ({
         # spectral norm on D replaces deep_conv's BatchNorm, which a per-sample gradient penalty must not see
@@ -57,13 +60,13 @@ BACKBONES: Dict[str, Tuple[Dict, Tuple[int, ...]]] = {
                   "g_ema_decay": 0.9999, "g_ema_start": 1000},
         "OPTIMIZATION": WGAN_OPTIMIZATION}, (32, 64)),
     "BigGAN-Deep": ({
-        "MODEL": {"backbone": "big_resnet_deep_legacy", "g_cond_mtd": "W/O", "d_cond_mtd": "W/O",
+        "MODEL": {"backbone": "big_resnet_deep_legacy", "g_cond_mtd": "cBN", "d_cond_mtd": "PD",
                   "apply_g_sn": True, "apply_d_sn": True, "apply_attn": True, "attn_g_loc": [2], "attn_d_loc": [1],
                   "z_dim": 128, "g_shared_dim": 128, "g_conv_dim": 128, "d_conv_dim": 128, "g_depth": 2,
                   "d_depth": 2, "apply_g_ema": True, "g_ema_decay": 0.9999, "g_ema_start": 1000},
         "OPTIMIZATION": WGAN_OPTIMIZATION}, (32, 64)),
     "BigGAN-Deep-StudioGAN": ({
-        "MODEL": {"backbone": "big_resnet_deep_studiogan", "g_cond_mtd": "W/O", "d_cond_mtd": "W/O",
+        "MODEL": {"backbone": "big_resnet_deep_studiogan", "g_cond_mtd": "cBN", "d_cond_mtd": "PD",
                   "apply_g_sn": True, "apply_d_sn": True, "apply_attn": True, "attn_g_loc": [2], "attn_d_loc": [1],
                   "z_dim": 128, "g_shared_dim": 128, "g_conv_dim": 128, "d_conv_dim": 128, "g_depth": 2,
                   "d_depth": 2, "apply_g_ema": True, "g_ema_decay": 0.9999, "g_ema_start": 1000},
