@@ -60,6 +60,8 @@ def tiny_config(base, src_cfg, name, model, batch, steps, **loss):
     cfg["DATA"] = {"name": "TINY", "img_size": 32, "num_classes": 1}
     cfg["MODEL"].update(model)
     cfg["OPTIMIZATION"].update(batch_size=batch, total_steps=steps)
+    if "STYLEGAN" in cfg:  # the minibatch-stddev group must not exceed the tiny batch
+        cfg["STYLEGAN"]["d_epilogue_mbstd_group_size"] = min(batch, cfg["STYLEGAN"]["d_epilogue_mbstd_group_size"])
     if cfg["OPTIMIZATION"].get("d_updates_per_step", 1) > 2:
         cfg["OPTIMIZATION"]["d_updates_per_step"] = 2
     # an active NIQE-GP within a few steps: the pristine model refreshes every D step and is
