@@ -19,6 +19,7 @@ This module imports nothing from StudioGAN: everything arrives through hook argu
 """
 import dataclasses
 import re
+import time
 from typing import Dict, Optional, Tuple
 
 import torch
@@ -163,6 +164,8 @@ class QAGANRegularizer:
             if hasattr(worker.cfgs, "MODEL") else 16
         self.last_logs: Dict[str, float] = {}
         self._device: Optional[torch.device] = None
+        self._step_started: Optional[float] = None
+        self.step_seconds: Optional[float] = None
 
     @property
     def recipe(self) -> Recipe:
@@ -230,7 +233,12 @@ class QAGANRegularizer:
         return (1.0 / scale.to(logits.device) - 1.0) * (-logits.float().mean())
 
     def on_step_begin(self, worker, current_step) -> None:
-        """Linear learning-rate decay (a function of the step only, so a resumed run continues it)."""
+        """Wall time of the previous step (logged as ``qagan/step_seconds``) and the linear lr decay
+        (a function of the step only, so a resumed run continues it)."""
+        now = time.perf_counter()
+        if self._step_started is not None:
+            self.step_seconds = now - self._step_started
+        self._step_started = now
         if self.decay_steps is None:
             return
         factor = max(0.0, 1.0 - current_step / self.decay_steps)
@@ -242,7 +250,10 @@ class QAGANRegularizer:
                 group["lr"] = base * factor
 
     def log_values(self) -> Dict[str, float]:
-        return dict(self.last_logs)
+        logs = dict(self.last_logs)
+        if self.step_seconds is not None:
+            logs["qagan/step_seconds"] = self.step_seconds
+        return logs
 
     def state_dict(self) -> Dict:
         return {"recipes": {key: {k: v.detach().cpu() for k, v in recipe.state_dict().items()}
