@@ -114,7 +114,7 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--recipes", nargs="+", default=["wgan_gp", "qagan_ssim", "qagan_niqe", "bwgan_sobolev"])
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    p.add_argument("--steps", type=int, default=200, help="generator steps per run (default 200, as the demo)")
+    p.add_argument("--steps", type=int, default=120, help="generator steps per run (default 120)")
     p.add_argument("--n-critic", type=int, default=5)
     p.add_argument("--width", type=int, default=48)
     p.add_argument("--batch", type=int, default=32)
