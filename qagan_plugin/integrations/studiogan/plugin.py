@@ -222,6 +222,8 @@ class QAGANRegularizer:
             penalties = penalties + (1.0 / scale - 1.0) * gap
             logs["gamma"] = scale.detach()
         self.last_logs = {f"qagan/{k}": float(v) for k, v in logs.items()}
+        if resolution:  # progressive backbone: show where the schedule is
+            self.last_logs["qagan/lod"] = float(dis.lod)
         return penalties
 
     def g_loss(self, worker, current_step, step_index, fake_images, fake_images_, fake_labels,

@@ -165,3 +165,73 @@ def test_ddp_gloo_two_processes_qagan_niqe(tree):
     # 2 ranks x 8 images per D step, all-reduced: the count is the global batch
     assert float(state["terms.niqe_gp.pristine.seen"]) == 16 * int(state["terms.niqe_gp.calls"])
     assert "qagan/niqe_gp" in log
+
+
+PGGAN_TINY = {"pg_fmap_base": 128, "pg_fmap_max": 16, "z_dim": 32, "pg_train_kimg": 0.032, "pg_trans_kimg": 0.032}
+
+
+def _lods(log):
+    return [float(v) for v in re.findall(r"qagan/lod: ([0-9.e+-]+)", log)]
+
+
+@pytest.mark.slow
+def test_pggan_grows_through_two_fade_ins_and_resumes_mid_fade(tree):
+    from qagan_plugin.models.pggan import schedule_lod
+
+    src = tree / "tree" / "src" / "configs" / "CelebA" / "PGGAN-QAGAN-SSIM.yaml"
+    # 8 images per step, phases of 32 images: stable 4x4 (steps 0-3), fade 8x8 (4-7), stable 8x8 (8-11),
+    # fade 16x16 (12-15), stable 16x16 ...; the checkpoint at step 14 is in the middle of the 2nd fade
+    cfg = tiny_config(tree, src, "pggan-a", PGGAN_TINY, 8, 14)
+    cfg_data = yaml.safe_load(open(cfg))
+    cfg_data["DATA"]["img_size"] = 64
+    yaml.safe_dump(cfg_data, open(cfg, "w"))
+    data64 = tree / "data64"
+    if not data64.exists():
+        from qagan_plugin.data.natural import export_image_folder
+
+        export_image_folder(str(data64), n=64, size=64, seed=0)
+    save = str(tree / "runs" / "pggan")
+    env = {"WANDB_MODE": "disabled"}
+    log, _ = _run_with_data(tree, cfg, save, data64, ["--save_freq", "14"], env)
+    lods = _lods(log)
+    expected = [schedule_lod(step * 8 / 1000, 4, 0.032, 0.032) for step in range(len(lods))]
+    assert lods == pytest.approx(expected)
+    fades = {math_floor for math_floor in (int(l) for l in lods if l != int(l))}
+    assert fades >= {3, 2}, lods  # faded into 8x8 (lod 4 -> 3) and into 16x16 (3 -> 2)
+    ckpt_dir = glob.glob(os.path.join(save, "checkpoints", "*"))[0]
+    cfg_b = tiny_config(tree, src, "pggan-b", PGGAN_TINY, 8, 17)
+    data_b = yaml.safe_load(open(cfg_b))
+    data_b["DATA"]["img_size"] = 64
+    yaml.safe_dump(data_b, open(cfg_b, "w"))
+    log_b, _ = _run_with_data(tree, cfg_b, save, data64, ["--save_freq", "100", "-ckpt", ckpt_dir], env)
+    first = step_lines(log_b)[0]
+    assert re.search(r"> Step:\s+15 ", first), first
+    resumed = _lods(log_b)
+    assert resumed[0] == pytest.approx(schedule_lod(14 * 8 / 1000, 4, 0.032, 0.032))  # same level and alpha
+    assert 2 < resumed[0] < 3
+
+
+def _run_with_data(tree, cfg, save, data, extra, env_extra):
+    env = {**os.environ, "OMP_NUM_THREADS": "2", **env_extra}
+    cmd = [sys.executable, "src/main.py", "-t", "-metrics", "none", "-cfg", cfg, "-data", str(data), "-save", save,
+           "--num_workers", "1", "--print_freq", "1", "--seed", "0", *extra]
+    start = time.time()
+    proc = subprocess.run(cmd, cwd=tree / "tree", env=env, capture_output=True, text=True, timeout=900)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0 and "End of training!" in out, out[-4000:]
+    return out, time.time() - start
+
+
+@pytest.mark.slow
+def test_pggan_ddp_with_idle_blocks(tree):
+    import socket
+
+    src = tree / "tree" / "src" / "configs" / "CIFAR10" / "PGGAN-WGAN-GP.yaml"
+    cfg = tiny_config(tree, src, "pggan-ddp", PGGAN_TINY, 16, 3)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    # at lod 3 (4x4) every block above 4x4 is idle: DDP must not wait for their gradients
+    log, _ = run_studiogan(tree, cfg, str(tree / "runs" / "pggan-ddp"), extra=["-DDP", "--cpu_processes", "2"],
+                           env_extra={"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "OMP_NUM_THREADS": "1"})
+    assert _lods(log) and _lods(log)[0] == 3.0
