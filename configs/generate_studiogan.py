@@ -40,6 +40,12 @@ DATASETS = {  # label -> (DATA section, allowed backbone labels)
 WGAN_OPTIMIZATION = {"batch_size": 64, "g_lr": 0.0002, "d_lr": 0.0002, "beta1": 0.0, "beta2": 0.9,
                      "d_first": True, "g_updates_per_step": 1, "d_updates_per_step": 5, "total_steps": 100000}
 
+# the two BigGAN-Deep variants share StudioGAN's CIFAR10 BigGAN-Deep settings
+BIGGAN_DEEP_MODEL = {"g_cond_mtd": "cBN", "d_cond_mtd": "PD", "apply_g_sn": True, "apply_d_sn": True,
+                     "apply_attn": True, "attn_g_loc": [2], "attn_d_loc": [1], "z_dim": 128, "g_shared_dim": 128,
+                     "g_conv_dim": 128, "d_conv_dim": 128, "g_depth": 2, "d_depth": 2, "apply_g_ema": True,
+                     "g_ema_decay": 0.9999, "g_ema_start": 1000}
+
 # backbone label -> (sections, supported sizes); unconditional ("W/O"), as QAGAN, except the
 # BigGAN-Deep generators, whose blocks only work with conditional batch norm in StudioGAN
 # (unconditional: "_BatchNorm.forward() takes 2 positional arguments"); they keep StudioGAN's
@@ -59,18 +65,10 @@ BACKBONES: Dict[str, Tuple[Dict, Tuple[int, ...]]] = {
                   "g_shared_dim": 128, "g_conv_dim": 96, "d_conv_dim": 96, "apply_g_ema": True,
                   "g_ema_decay": 0.9999, "g_ema_start": 1000},
         "OPTIMIZATION": WGAN_OPTIMIZATION}, (32, 64)),
-    "BigGAN-Deep": ({
-        "MODEL": {"backbone": "big_resnet_deep_legacy", "g_cond_mtd": "cBN", "d_cond_mtd": "PD",
-                  "apply_g_sn": True, "apply_d_sn": True, "apply_attn": True, "attn_g_loc": [2], "attn_d_loc": [1],
-                  "z_dim": 128, "g_shared_dim": 128, "g_conv_dim": 128, "d_conv_dim": 128, "g_depth": 2,
-                  "d_depth": 2, "apply_g_ema": True, "g_ema_decay": 0.9999, "g_ema_start": 1000},
-        "OPTIMIZATION": WGAN_OPTIMIZATION}, (32, 64)),
-    "BigGAN-Deep-StudioGAN": ({
-        "MODEL": {"backbone": "big_resnet_deep_studiogan", "g_cond_mtd": "cBN", "d_cond_mtd": "PD",
-                  "apply_g_sn": True, "apply_d_sn": True, "apply_attn": True, "attn_g_loc": [2], "attn_d_loc": [1],
-                  "z_dim": 128, "g_shared_dim": 128, "g_conv_dim": 128, "d_conv_dim": 128, "g_depth": 2,
-                  "d_depth": 2, "apply_g_ema": True, "g_ema_decay": 0.9999, "g_ema_start": 1000},
-        "OPTIMIZATION": WGAN_OPTIMIZATION}, (32, 64)),
+    "BigGAN-Deep": ({"MODEL": {"backbone": "big_resnet_deep_legacy", **BIGGAN_DEEP_MODEL},
+                     "OPTIMIZATION": WGAN_OPTIMIZATION}, (32, 64)),
+    "BigGAN-Deep-StudioGAN": ({"MODEL": {"backbone": "big_resnet_deep_studiogan", **BIGGAN_DEEP_MODEL},
+                               "OPTIMIZATION": WGAN_OPTIMIZATION}, (32, 64)),
     "StyleGAN2": ({  # StudioGAN's StyleGAN2 settings with the recipe in place of R1 + logistic loss
         "MODEL": {"backbone": "stylegan2", "g_cond_mtd": "W/O", "d_cond_mtd": "W/O", "g_act_fn": "Auto",
                   "d_act_fn": "Auto", "z_prior": "gaussian", "z_dim": 512, "w_dim": 512, "g_conv_dim": "N/A",
