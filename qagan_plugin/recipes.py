@@ -86,19 +86,20 @@ class Recipe(nn.Module):
             ``(loss, logs)``; ``logs`` has ``wasserstein`` (E D(real) - E D(fake)) and
             each evaluated term's unweighted value.
         """
-        batch = CriticBatch(discriminator, real, fake, d_real, d_fake, scaler=scaler, generator=generator)
+        batch = CriticBatch(discriminator, real, fake, d_real, d_fake, scaler=scaler, generator=generator,
+                            process_group=process_group)
         with float32_math():
             gap = batch.d_real.float().mean() - batch.d_fake.float().mean()
             scale = self.adversarial_scale(batch)
             adversarial = -gap if scale is None else -gap / scale
-            penalties, logs = self.penalty_loss(batch, process_group)
+            penalties, logs = self.penalty_loss(batch)
         return adversarial + penalties, {"wasserstein": gap.detach(), **logs}
 
     def adversarial_scale(self, batch: Optional[CriticBatch]) -> Optional[torch.Tensor]:
         """The divisor of the Wasserstein term (Banach WGAN's gamma), or ``None``."""
         return self._adversarial_scale(batch)
 
-    def penalty_loss(self, batch: CriticBatch, process_group=None) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
+    def penalty_loss(self, batch: CriticBatch) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
         """The weighted sum of this D step's penalties (no adversarial term) and their unweighted values.
 
         For loops that compute the adversarial loss themselves (StudioGAN). Advances the D-step counter.
@@ -111,10 +112,7 @@ class Recipe(nn.Module):
                 interval = self.intervals[name]
                 if step % interval:
                     continue
-                if isinstance(module, NIQEGradientPenalty):
-                    value = module.penalty(batch, process_group)
-                else:
-                    value = module.penalty(batch)
+                value = module.penalty(batch)
                 weight = self.weights[name]
                 weight = module.auto_weight(batch) if weight is None else weight
                 total = total + (weight * interval) * value

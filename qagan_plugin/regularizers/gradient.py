@@ -111,11 +111,13 @@ class CriticBatch:
         d_real, d_fake: their logits (reused, never recomputed).
         scaler: an enabled ``torch.amp.GradScaler`` under mixed precision.
         generator: RNG for the interpolation weights (reproducibility).
+        process_group: the group running statistics are all-reduced on under
+            ``torch.distributed`` (``None``: the default group when initialised).
     """
 
     def __init__(self, discriminator: Callable[[torch.Tensor], torch.Tensor], real: torch.Tensor,
                  fake: torch.Tensor, d_real: torch.Tensor, d_fake: torch.Tensor, scaler=None,
-                 generator: Optional[torch.Generator] = None):
+                 generator: Optional[torch.Generator] = None, process_group=None):
         check_tensor("real", real, ndim=(4,))
         check_tensor("fake", fake, ndim=(4,))
         check_same_shape("real", real, "fake", fake)
@@ -127,6 +129,7 @@ class CriticBatch:
                              f"{tuple(d_real.shape)} and {tuple(d_fake.shape)}")
         self.scaler = scaler
         self.generator = generator
+        self.process_group = process_group
         self.cache: Dict[str, torch.Tensor] = {}
 
     def interpolates(self) -> torch.Tensor:

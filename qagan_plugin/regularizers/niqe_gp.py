@@ -175,9 +175,9 @@ class NIQEGradientPenalty(Regularizer):
             mu_t, cov_t = mvg_fit(feats.double())
             return niqe_distance(mu, cov, mu_t, cov_t, inverse=self.inverse, jitter=self.jitter).float()
 
-    def penalty(self, batch: CriticBatch, process_group=None) -> torch.Tensor:
+    def penalty(self, batch: CriticBatch) -> torch.Tensor:
         # the refresh depends only on the call counter, so all ranks refresh together
         if self.online and int(self.calls) % self.pristine_interval == 0:
-            self.update_pristine(batch.real_gradient(), process_group)
+            self.update_pristine(batch.real_gradient(), batch.process_group)
         self.calls += 1
         return self(batch.interpolate_gradient())

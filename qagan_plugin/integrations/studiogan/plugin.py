@@ -213,8 +213,8 @@ class QAGANRegularizer:
             discriminator = lambda x: _logits(worker.Dis(x, real_labels))
         recipe = self._recipe_at(resolution if factor > 1 else None)
         batch = CriticBatch(discriminator, real, fake, _logits(real_dict), _logits(fake_dict),
-                            scaler=self._scaler(worker))
-        penalties, logs = recipe.penalty_loss(batch, process_group=self._group(worker))
+                            scaler=self._scaler(worker), process_group=self._group(worker))
+        penalties, logs = recipe.penalty_loss(batch)
         scale = recipe.adversarial_scale(batch)
         if scale is not None:
             # StudioGAN's loss gave E D(fake) - E D(real); Banach WGAN wants it divided by gamma
