@@ -58,7 +58,8 @@ def natural_patches(n: int, size: int = 32, seed: int = 0, split: str = "train")
 
     Args:
         n: number of patches (>= 1).
-        size: side in pixels, 4..128 (the held-out split allows up to 64).
+        size: side in pixels, from 4 up to the largest photograph region of the split;
+            photographs too small for the size are skipped.
         seed: the same seed gives the same patches.
         split: ``train`` or ``valid`` (disjoint image regions).
     """
@@ -66,10 +67,12 @@ def natural_patches(n: int, size: int = 32, seed: int = 0, split: str = "train")
         raise ValueError(f"n: expected an int >= 1, got {n!r}")
     if split not in ("train", "valid"):
         raise ValueError(f"split: expected 'train' or 'valid', got {split!r}")
-    sources = _sources(split)
-    max_side = min(min(s.shape[1:]) for s in sources)
+    all_sources = _sources(split)
+    max_side = max(min(s.shape[1:]) for s in all_sources)
     if not isinstance(size, int) or isinstance(size, bool) or size < 4 or size > max_side:
         raise ValueError(f"size: expected an int in [4, {max_side}] for split {split!r}, got {size!r}")
+    # photographs whose split region is smaller than a patch are skipped at that size
+    sources = tuple(s for s in all_sources if min(s.shape[1:]) >= size)
     rng = np.random.default_rng([seed, 0 if split == "train" else 1])
     which = rng.integers(0, len(sources), size=n)
     out = torch.empty(n, 3, size, size)
