@@ -1,14 +1,19 @@
 """Per-step cost of the recipes inside StudioGAN (CPU), and seconds per step per backbone.
 
-    STUDIOGAN_ROOT=/path/to/PyTorch-StudioGAN python benchmarks/bench_studiogan.py [--steps 12]
+    STUDIOGAN_ROOT=/path/to/PyTorch-StudioGAN python benchmarks/bench_studiogan.py [--steps 8] [--repeats 2]
 
 Copies STUDIOGAN_ROOT to a temporary folder, installs the patch series and configs, exports
 640 natural 32x32 patches as the dataset, then
 
 1. trains `ResNet-<Recipe>.yaml` (StudioGAN's resnet backbone, g/d_conv_dim 64, batch 64, 5 D steps
-   per G step, CIFAR-like 32x32) for every recipe and reports the median wall time of a training
-   step (from the plugin's `qagan/step_seconds` log value, steps 3.. of the run) and its ratio to
-   the `wgan_gp` baseline config, which differs only in the LOSS section;
+   per G step, CIFAR-like 32x32) for every recipe and reports the mean wall time of a training
+   step (from the plugin's `qagan/step_seconds` log value, steps 2.. of the run; the mean, not the
+   median, so that NIQE-GP's pristine refresh every 16 D steps is counted), averaged over
+   `--repeats` runs in ABBA order, and its ratio to the `wgan_gp` baseline config, which differs
+   only in the LOSS section. Each run is one process with ~15 s of start-up, and its first steps
+   are slow and erratic (in a diagnostic run of 8 steps: 17-21 s for the first, 15-17 s later), so
+   a few long runs measure better than many short ones: runs of 3 steps gave ratios spread over
+   +-15 % between repeats;
 2. with `--backbones`, the same for the tiny CPU configs of the end-to-end tests, per backbone.
 
 NIQE-GP runs with `qagan_niqe_min_samples: 64` so that it is active from the first pristine refresh
@@ -68,13 +73,13 @@ def run(work: str, src: str, name: str, steps: int, batch: int, model=None, d_up
     if proc.returncode != 0:
         raise SystemExit(f"{name} failed:\n{log[-3000:]}")
     values = [float(v) for v in re.findall(r"qagan/step_seconds: ([0-9.e+-]+)", log)]
-    return statistics.median(values[1:]) if len(values) > 1 else float("nan")
+    return statistics.mean(values[1:]) if len(values) > 1 else float("nan")
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--steps", type=int, default=12)
-    p.add_argument("--repeats", type=int, default=2, help="interleaved repetitions per recipe (median)")
+    p.add_argument("--steps", type=int, default=8)
+    p.add_argument("--repeats", type=int, default=2, help="repetitions per recipe, ABBA-interleaved (use an even number)")
     p.add_argument("--backbones", action="store_true", help="also time the tiny per-backbone configs")
     args = p.parse_args(argv)
     if not os.environ.get("STUDIOGAN_ROOT"):
@@ -84,16 +89,22 @@ def main(argv=None):
         prepare(work)
         times = {r: [] for r in RECIPES}
         for rep in range(args.repeats):
-            for recipe, label in RECIPES.items():
+            # ABBA order (forward, then reversed): a slow linear drift of the machine's speed
+            # cancels in the mean over an even number of repeats instead of favouring one recipe
+            order = list(RECIPES.items())
+            for recipe, label in (order if rep % 2 == 0 else order[::-1]):
                 times[recipe].append(run(work, f"ResNet-{label}.yaml", f"{recipe}-{rep}", args.steps, 64))
-        base = statistics.median(times["wgan_gp"])
-        lines = ["| recipe (StudioGAN resnet, 32x32, batch 64, 5 D steps) | s / step | ratio to wgan_gp | target |",
-                 "|---|---:|---:|---|"]
+                print(f"  repeat {rep} {recipe}: {times[recipe][-1]:.3f} s/step", file=sys.stderr, flush=True)
+        base = statistics.mean(times["wgan_gp"])
+        lines = ["| recipe (StudioGAN resnet, 32x32, batch 64, 5 D steps) | s / step (mean of runs) "
+                 "| ratio to wgan_gp | per-repeat ratios | target |",
+                 "|---|---:|---:|---|---|"]
         for recipe in RECIPES:
-            t = statistics.median(times[recipe])
+            t = statistics.mean(times[recipe])
+            per_repeat = " ".join(f"{a / b:.3f}" for a, b in zip(times[recipe], times["wgan_gp"]))
             target = TARGETS.get(recipe)
             verdict = "(baseline)" if target is None else f"<= {target} {'PASS' if t / base <= target else 'FAIL'}"
-            lines.append(f"| `{recipe}` | {t:.3f} | {t / base:.3f} | {verdict} |")
+            lines.append(f"| `{recipe}` | {t:.3f} | {t / base:.3f} | {per_repeat} | {verdict} |")
         if args.backbones:
             lines += ["", "| backbone (tiny CPU config of the e2e tests, batch 16) | s / step, wgan_gp | s / step, qagan_niqe |",
                       "|---|---:|---:|"]
