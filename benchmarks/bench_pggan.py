@@ -1,6 +1,6 @@
 """Per-step time of the PGGAN backbone at 256x256 (CPU, batch 4) with each recipe.
 
-    python benchmarks/bench_pggan.py [--size 256] [--batch 4] [--rounds 4]
+    python benchmarks/bench_pggan.py [--size 256] [--batch 4] [--warmup 2] [--rounds 8]
 
 One training step = a D step (D on real and fake, the recipe's penalties, backward, Adam) plus a G
 step, at full resolution (lod 0, all 7 levels active) with the paper's feature maps (8192/512).
@@ -93,8 +93,8 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--size", type=int, default=256)
     p.add_argument("--batch", type=int, default=4)
-    p.add_argument("--rounds", type=int, default=4, help="timed rounds (one step of every recipe each)")
-    p.add_argument("--warmup", type=int, default=1, help="untimed rounds first (the first pristine refresh)")
+    p.add_argument("--rounds", type=int, default=8, help="timed rounds (one step of every recipe each)")
+    p.add_argument("--warmup", type=int, default=2, help="untimed rounds first (the first pristine refresh)")
     args = p.parse_args(argv)
     torch.set_num_threads(os.cpu_count() or 1)
     start = time.time()
