@@ -162,7 +162,7 @@ class QAGANRegularizer:
         self._key = FULL_RESOLUTION
         self.niqe_min_resolution = int(getattr(worker.cfgs.MODEL, "pg_qagan_niqe_min_resolution", 16)) \
             if hasattr(worker.cfgs, "MODEL") else 16
-        self.last_logs: Dict[str, float] = {}
+        self.last_logs: Dict[str, object] = {}  # name -> detached tensor or float
         self._device: Optional[torch.device] = None
         self._step_started: Optional[float] = None
         self.step_seconds: Optional[float] = None
@@ -221,7 +221,9 @@ class QAGANRegularizer:
             gap = batch.d_fake.float().mean() - batch.d_real.float().mean()
             penalties = penalties + (1.0 / scale - 1.0) * gap
             logs["gamma"] = scale.detach()
-        self.last_logs = {f"qagan/{k}": float(v) for k, v in logs.items()}
+        # detached tensors, turned into floats only when StudioGAN logs (every print_freq steps):
+        # float() here would synchronize the device on every D step
+        self.last_logs = {f"qagan/{k}": v.detach() for k, v in logs.items()}
         if resolution:  # progressive backbone: show where the schedule is
             self.last_logs["qagan/lod"] = float(dis.lod)
         return penalties
@@ -252,7 +254,7 @@ class QAGANRegularizer:
                 group["lr"] = base * factor
 
     def log_values(self) -> Dict[str, float]:
-        logs = dict(self.last_logs)
+        logs = {k: float(v) for k, v in self.last_logs.items()}
         if self.step_seconds is not None:
             logs["qagan/step_seconds"] = self.step_seconds
         return logs
